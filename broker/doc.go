@@ -1,0 +1,67 @@
+// Package broker is the embeddable Sluice broker: Open a data directory,
+// Start serving the Kafka protocol (and HTTP health checks), Close.
+//
+//	b, err := broker.Open(broker.Config{DataDir: dir, KafkaAddr: "127.0.0.1:0"})
+//	if err != nil { … }
+//	defer b.Close()
+//	if err := b.Start(); err != nil { … }
+//	seeds := b.Addrs().Kafka // point any Kafka client here
+//
+// Go tests and small programs can run a real, durable broker in-process
+// this way; `sluice serve` is a thin wrapper around the same calls.
+//
+// # Data directory
+//
+//	<DataDir>/LOCK                          flock held while open (one broker per directory)
+//	<DataDir>/meta/                         cluster ID, topic catalog, producer IDs (internal/metastore)
+//	<DataDir>/topics/<topic>-<partition>/   one log per partition (internal/logstore)
+//
+// A second Open of a directory that is in use fails at once with a
+// *DataDirInUseError ("data directory … is in use by another sluice
+// process"). The lock is an flock(2), so a crashed broker leaves no stale
+// lock.
+//
+// # Settings
+//
+// Config.Settings takes broker settings by their Kafka names (the keys of
+// Kafka's server.properties; ReadPropertiesFile reads that format). An
+// unknown name is an error, to catch typos. Accepted:
+//
+// Applied:
+//
+//	auto.create.topics.enable        true|false; default true
+//	num.partitions                   partitions of auto-created topics; default 1
+//	socket.request.max.bytes         largest request frame; default 104857600
+//	message.max.bytes                default max.message.bytes of topics; default 1048588
+//	log.segment.bytes                default segment.bytes; default 1073741824
+//	log.roll.ms, log.roll.hours      default segment.ms; default 7 days
+//	log.retention.ms|minutes|hours   default retention.ms (ms wins over minutes over hours;
+//	                                 -1: keep forever); default 168 hours
+//	log.retention.bytes              default retention.bytes; default -1 (no limit)
+//	log.retention.check.interval.ms  how often retention runs; default 300000
+//	log.index.interval.bytes         default index.interval.bytes; default 4096
+//	log.flush.policy                 Sluice: default sluice.flush.policy, always|interval|none;
+//	                                 default always (a produce is answered after its fsync)
+//	log.flush.interval.ms            default flush.ms, used with the interval policy; default 1000
+//	log.cleanup.policy               only "delete" (no compaction)
+//	log.message.timestamp.type       only "CreateTime"
+//	compression.type                 only "producer" (batches are never recompressed)
+//
+// Fixed by being a single node (any other value is an error):
+//
+//	broker.id, node.id = 0
+//	default.replication.factor, min.insync.replicas,
+//	offsets.topic.replication.factor, transaction.state.log.replication.factor,
+//	transaction.state.log.min.isr = 1
+//
+// Accepted and ignored (checked to be integers; they tune parts of Kafka
+// that Sluice does not have): num.network.threads, num.io.threads,
+// num.recovery.threads.per.data.dir, socket.send.buffer.bytes,
+// socket.receive.buffer.bytes, offsets.topic.num.partitions,
+// group.initial.rebalance.delay.ms.
+//
+// Refused with a hint, because Sluice configures them elsewhere: log.dir and
+// log.dirs (use DataDir), listeners and advertised.listeners (use
+// KafkaAddr; clients are told the address they connected to),
+// zookeeper.connect, process.roles.
+package broker
