@@ -11,7 +11,7 @@ test:
 	go test ./...
 
 race:
-	go test -race ./internal/logstore ./internal/metastore ./internal/topic ./internal/kafka ./broker
+	go test -race ./internal/logstore ./internal/metastore ./internal/topic ./internal/kafka ./internal/group ./internal/queue ./internal/sqs ./broker
 
 lint:
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))"
@@ -29,7 +29,7 @@ compat:
 	bash scripts/compat.sh
 
 bench:
-	go test -run='^$$' -bench=. -benchtime=2s ./internal/logstore ./internal/kafka
+	go test -run='^$$' -bench=. -benchtime=1s ./internal/logstore ./internal/kafka ./internal/queue ./internal/sqs
 
 ci:
 	bash .ci/run

@@ -9,8 +9,11 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/sluice-mq/sluice/internal/group"
 	"github.com/sluice-mq/sluice/internal/kafka"
 	"github.com/sluice-mq/sluice/internal/metastore"
+	"github.com/sluice-mq/sluice/internal/queue"
+	"github.com/sluice-mq/sluice/internal/sqs"
 	"github.com/sluice-mq/sluice/internal/topic"
 	"github.com/sluice-mq/sluice/internal/web"
 )
@@ -54,12 +57,15 @@ type Broker struct {
 	lock   *os.File
 	meta   *metastore.Store
 	topics *topic.Registry
+	queues *queue.Manager
+	groups *group.Coordinator // consumer groups, committed offsets (<DataDir>/groups)
 
 	mu      sync.Mutex // guards the fields below
 	started bool
 	closed  bool
 	addrs   Addrs
 	kafka   *kafka.Server
+	sqs     *sqs.Server
 	web     *web.Server
 	serving sync.WaitGroup // one goroutine per Serve call
 
@@ -99,6 +105,21 @@ func Open(cfg Config) (*Broker, error) {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
 	if b.topics, err = topic.Open(cfg.DataDir, b.meta, st.topics, cfg.Logger); err != nil {
+		b.meta.Close()
+		unlockDataDir(b.lock)
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	if b.queues, err = queue.Open(queue.Config{DataDir: cfg.DataDir, Meta: b.meta, Logger: cfg.Logger}); err != nil {
+		b.topics.Close()
+		b.meta.Close()
+		unlockDataDir(b.lock)
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	gcfg := st.groups
+	gcfg.Dir, gcfg.Topics, gcfg.Logger = filepath.Join(cfg.DataDir, "groups"), b.topics, cfg.Logger
+	if b.groups, err = group.Open(gcfg); err != nil {
+		b.queues.Close()
+		b.topics.Close()
 		b.meta.Close()
 		unlockDataDir(b.lock)
 		return nil, fmt.Errorf("broker: %w", err)
@@ -165,6 +186,10 @@ func (b *Broker) Start() error {
 	if err != nil {
 		return err
 	}
+	sln, err := listen("SQSAddr", b.cfg.SQSAddr)
+	if err != nil {
+		return err
+	}
 	b.started = true
 
 	if hln != nil {
@@ -186,6 +211,7 @@ func (b *Broker) Start() error {
 			DefaultPartitions: b.settings.defaultPartitions,
 			MaxRequestBytes:   b.settings.maxRequestBytes,
 			Logger:            b.logger,
+			Groups:            b.groups,
 		})
 		b.addrs.Kafka = kln.Addr().String()
 		b.serve("kafka", func() error {
@@ -196,8 +222,16 @@ func (b *Broker) Start() error {
 		})
 		b.logger.Info("broker: serving Kafka", "addr", b.addrs.Kafka)
 	}
-	if b.cfg.SQSAddr != Disabled {
-		b.logger.Info("broker: the SQS API is not available yet; not listening", "addr", b.cfg.SQSAddr)
+	if sln != nil {
+		b.sqs = sqs.NewServer(sqs.Config{Queues: b.queues, Logger: b.logger})
+		b.addrs.SQS = sln.Addr().String()
+		b.serve("sqs", func() error {
+			if err := b.sqs.Serve(sln); !errors.Is(err, sqs.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+		b.logger.Info("broker: serving SQS", "addr", b.addrs.SQS)
 	}
 	if b.web != nil {
 		b.logger.Info("broker: serving HTTP", "addr", b.addrs.HTTP)
@@ -223,8 +257,15 @@ func (b *Broker) Addrs() Addrs {
 	return b.addrs
 }
 
+// Queues returns the SQS queue engine (create, list, stats, peek).
+func (b *Broker) Queues() *queue.Manager { return b.queues }
+
 // Topics returns the live topic registry (create, delete, list, configs).
 func (b *Broker) Topics() *topic.Registry { return b.topics }
+
+// Groups returns the consumer-group coordinator: groups, their committed
+// offsets and lag (Coordinator.Lag).
+func (b *Broker) Groups() *group.Coordinator { return b.groups }
 
 // ClusterID returns the cluster ID stored in the data directory.
 func (b *Broker) ClusterID() string { return b.meta.ClusterID() }
@@ -240,7 +281,7 @@ func (b *Broker) Close() error {
 	b.closeOnce.Do(func() {
 		b.mu.Lock()
 		b.closed = true
-		ks, ws := b.kafka, b.web
+		ks, ss, ws := b.kafka, b.sqs, b.web
 		b.mu.Unlock()
 
 		var errs []error
@@ -250,11 +291,14 @@ func (b *Broker) Close() error {
 		if ks != nil {
 			errs = append(errs, ks.Close())
 		}
+		if ss != nil {
+			errs = append(errs, ss.Close())
+		}
 		if ws != nil {
 			errs = append(errs, ws.Close())
 		}
 		b.serving.Wait()
-		errs = append(errs, b.topics.Sync(), b.topics.Close(), b.meta.Close(), unlockDataDir(b.lock))
+		errs = append(errs, b.groups.Close(), b.queues.Close(), b.topics.Sync(), b.topics.Close(), b.meta.Close(), unlockDataDir(b.lock))
 		b.closeErr = errors.Join(errs...)
 		if b.closeErr != nil {
 			b.logger.Error("broker: close", "err", b.closeErr)

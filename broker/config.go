@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-mq/sluice/internal/group"
 	"github.com/sluice-mq/sluice/internal/topic"
 )
 
@@ -25,9 +26,9 @@ type Config struct {
 	// KafkaAddr is the host:port of the Kafka listener. "-" disables it;
 	// port 0 picks a free port (see Broker.Addrs). Default "127.0.0.1:9092".
 	KafkaAddr string
-	// SQSAddr is the host:port of the SQS listener. The SQS API is not
-	// served yet: the address is validated but nothing listens.
-	// Default "127.0.0.1:9324".
+	// SQSAddr is the host:port of the SQS listener (AWS JSON 1.0 and
+	// Query protocols, internal/sqs). "-" disables it; port 0 picks a free
+	// port. Default "127.0.0.1:9324".
 	SQSAddr string
 	// HTTPAddr is the host:port of the HTTP listener (/healthz). "-"
 	// disables it. Default "127.0.0.1:9080".
@@ -96,6 +97,7 @@ type settings struct {
 	autoCreateTopics  bool
 	defaultPartitions int32
 	maxRequestBytes   int32
+	groups            group.Config // group.* and offsets.* settings (config_groups.go)
 }
 
 // settingKind says what Sluice does with a setting.
@@ -134,6 +136,14 @@ var settingDefs = map[string]settingDef{
 	"log.retention.minutes":           {kind: applied, parse: isIntOrNeg1},
 	"log.roll.hours":                  {kind: applied, parse: intRange(1, 1<<31-1)},
 	// The rest of the applied log.* settings are in topicKeys.
+	// Consumer groups: see groupSettings.
+	"group.initial.rebalance.delay.ms":    {kind: applied, parse: intRange(0, 1<<31-1)},
+	"group.min.session.timeout.ms":        {kind: applied, parse: intRange(1, 1<<31-1)},
+	"group.max.session.timeout.ms":        {kind: applied, parse: intRange(1, 1<<31-1)},
+	"group.max.size":                      {kind: applied, parse: intRange(1, 1<<31-1)},
+	"offsets.retention.minutes":           {kind: applied, parse: intRange(1, 1<<31-1)},
+	"offsets.retention.check.interval.ms": {kind: applied, parse: intRange(1, 1<<31-1)},
+	"offset.metadata.max.bytes":           {kind: applied, parse: intRange(1, 1<<31-1)},
 
 	"broker.id":                                {kind: fixed, value: "0"},
 	"node.id":                                  {kind: fixed, value: "0"},
@@ -150,7 +160,6 @@ var settingDefs = map[string]settingDef{
 	"socket.send.buffer.bytes":          {kind: ignored, parse: isIntOrNeg1},
 	"socket.receive.buffer.bytes":       {kind: ignored, parse: isIntOrNeg1},
 	"offsets.topic.num.partitions":      {kind: ignored, parse: intRange(1, 1<<31-1)},
-	"group.initial.rebalance.delay.ms":  {kind: ignored, parse: isInt},
 
 	"log.dir":              {kind: refused, value: "set the data directory instead (sluice serve --data-dir, broker.Config.DataDir)"},
 	"log.dirs":             {kind: refused, value: "set the data directory instead (sluice serve --data-dir, broker.Config.DataDir)"},
@@ -294,6 +303,9 @@ func resolveSettings(in map[string]string) (settings, error) {
 		return s, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
 	}
 	s.topics.Log = topic.ApplyConfigs(s.topics.Log, canon)
+	if s.groups, err = groupSettings(vals); err != nil {
+		return s, err
+	}
 	return s, nil
 }
 

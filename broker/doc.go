@@ -15,6 +15,8 @@
 //	<DataDir>/LOCK                          flock held while open (one broker per directory)
 //	<DataDir>/meta/                         cluster ID, topic catalog, producer IDs (internal/metastore)
 //	<DataDir>/topics/<topic>-<partition>/   one log per partition (internal/logstore)
+//	<DataDir>/groups/                       committed offsets and group metadata, a journal in
+//	                                        __consumer_offsets' record format (internal/group)
 //
 // A second Open of a directory that is in use fails at once with a
 // *DataDirInUseError ("data directory … is in use by another sluice
@@ -46,6 +48,14 @@
 //	log.cleanup.policy               only "delete" (no compaction)
 //	log.message.timestamp.type       only "CreateTime"
 //	compression.type                 only "producer" (batches are never recompressed)
+//	group.initial.rebalance.delay.ms  wait before the first rebalance of an empty group; default 3000
+//	group.min.session.timeout.ms     smallest session.timeout.ms a consumer may ask; default 6000
+//	group.max.session.timeout.ms     largest session.timeout.ms; default 1800000
+//	group.max.size                   members per group; default 2147483647
+//	offsets.retention.minutes        committed offsets of a group empty this long are
+//	                                 deleted; default 10080 (7 days)
+//	offsets.retention.check.interval.ms  how often offsets expire; default 600000
+//	offset.metadata.max.bytes        metadata of a committed offset; default 4096
 //
 // Fixed by being a single node (any other value is an error):
 //
@@ -57,8 +67,7 @@
 // Accepted and ignored (checked to be integers; they tune parts of Kafka
 // that Sluice does not have): num.network.threads, num.io.threads,
 // num.recovery.threads.per.data.dir, socket.send.buffer.bytes,
-// socket.receive.buffer.bytes, offsets.topic.num.partitions,
-// group.initial.rebalance.delay.ms.
+// socket.receive.buffer.bytes, offsets.topic.num.partitions.
 //
 // Refused with a hint, because Sluice configures them elsewhere: log.dir and
 // log.dirs (use DataDir), listeners and advertised.listeners (use
