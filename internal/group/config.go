@@ -67,7 +67,9 @@ type Config struct {
 	// Logger receives membership and storage reports. Default slog.Default().
 	Logger *slog.Logger
 
-	// Now returns the current time; tests set it. Default time.Now.
+	// Now returns the current time for commit timestamps, group state
+	// times and offset expiry; tests set it. Session, rebalance and other
+	// timeouts always run on the real clock. Default time.Now.
 	Now func() time.Time
 }
 

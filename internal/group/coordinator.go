@@ -246,13 +246,14 @@ func (h *timerHeap) Pop() any {
 	return e
 }
 
-// schedule runs fn (with mu held) after d. mu is held by the caller.
+// schedule runs fn (with mu held) after d of real time (timeouts follow
+// the monotonic clock, not Config.Now). mu is held by the caller.
 // After Close it schedules nothing and returns nil.
 func (c *Coordinator) schedule(d time.Duration, fn func()) *timerEntry {
 	if c.closed {
 		return nil
 	}
-	e := &timerEntry{at: c.now().Add(d), fn: fn}
+	e := &timerEntry{at: time.Now().Add(d), fn: fn}
 	heap.Push(&c.timers, e)
 	if e.index == 0 {
 		select {
@@ -277,7 +278,7 @@ func (c *Coordinator) runTimers() {
 	defer t.Stop()
 	for {
 		c.mu.Lock()
-		now := c.now()
+		now := time.Now()
 		for len(c.timers) > 0 && !c.timers[0].at.After(now) && !c.closed {
 			e := heap.Pop(&c.timers).(*timerEntry)
 			e.fn()

@@ -73,6 +73,7 @@ import (
 	"hash/crc32"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -130,6 +131,9 @@ type journal struct {
 	live           map[string][]byte
 	sinceStart     int64 // records from the log start offset to its end
 	compactRecords int64
+	failed         bool // an append failed: the log refuses writes until reopened
+
+	appends atomic.Int64 // log appends (each one fsync), for benchmarks
 
 	qmu    sync.Mutex
 	queue  []*persistReq
@@ -293,7 +297,9 @@ func (j *journal) writer() {
 				}
 				buf = appendBatch(buf[:0], recs, j.now())
 				_, err := j.log.Append(buf, logstore.AppendOptions{})
+				j.appends.Add(1)
 				if err != nil {
+					j.failed = true
 					j.logger.Error("group: offsets journal append failed", "dir", j.dir, "err", err)
 					err = fmt.Errorf("%w: %v", ErrNotCoordinator, err)
 				} else {
@@ -324,12 +330,12 @@ func (j *journal) applyLive(recs []kv) {
 // maybeCompact rewrites the live state at the end of the log and drops
 // what precedes it, when the log has grown well past the live state.
 func (j *journal) maybeCompact() {
-	if j.sinceStart < j.compactRecords || j.sinceStart < 2*int64(len(j.live)) {
+	if j.failed || j.sinceStart < j.compactRecords || j.sinceStart < 2*int64(len(j.live)) {
 		return
 	}
 	if err := j.compact(); err != nil {
+		j.failed = true
 		j.logger.Error("group: offsets journal compaction failed", "dir", j.dir, "err", err)
-		return
 	}
 }
 

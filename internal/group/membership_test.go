@@ -12,7 +12,7 @@ func TestJoinSyncRebalanceLeave(t *testing.T) {
 	t.Parallel()
 	c := open(t, "")
 	const g = "g"
-	a := joinFull(t, c, joinReq(g, "", time.Second, "t"))
+	a := joinFull(t, c, joinReq(g, "", 5*time.Second, "t"))
 	if a.Generation != 1 || a.Leader != a.MemberID || len(a.Members) != 1 || a.Protocol != "range" || a.ProtocolType != "consumer" {
 		t.Fatalf("first join: %+v", a)
 	}
@@ -32,7 +32,7 @@ func TestJoinSyncRebalanceLeave(t *testing.T) {
 	}
 
 	// B arrives: A learns of the rebalance through its heartbeat.
-	breq := joinReq(g, "", time.Second, "t")
+	breq := joinReq(g, "", 5*time.Second, "t")
 	breq.RequireKnownMemberID = true
 	res, err := c.Join(context.Background(), breq)
 	if !errors.Is(err, ErrMemberIDRequired) {
@@ -51,7 +51,7 @@ func TestJoinSyncRebalanceLeave(t *testing.T) {
 	if errs, err := c.CommitOffsets(context.Background(), CommitRequest{Group: g, MemberID: a.MemberID, Generation: 1, Offsets: []OffsetCommit{{Topic: "t", Partition: 0, Offset: 5}}}); err != nil || errs[0] != nil {
 		t.Fatalf("commit while preparing: %v %v", err, errs)
 	}
-	ach := joinAsync(c, joinReq(g, a.MemberID, time.Second, "t"))
+	ach := joinAsync(c, joinReq(g, a.MemberID, 5*time.Second, "t"))
 	a2, b2 := await(t, ach, "A rejoin"), await(t, bch, "B join")
 	if a2.err != nil || b2.err != nil {
 		t.Fatalf("rejoin: %v / %v", a2.err, b2.err)
@@ -93,7 +93,7 @@ func TestJoinSyncRebalanceLeave(t *testing.T) {
 	if err := c.Heartbeat(g, a.MemberID, "", 2); !errors.Is(err, ErrRebalanceInProgress) {
 		t.Fatalf("heartbeat after leave: %v", err)
 	}
-	a3 := await(t, joinAsync(c, joinReq(g, a.MemberID, time.Second, "t")), "rejoin alone")
+	a3 := await(t, joinAsync(c, joinReq(g, a.MemberID, 5*time.Second, "t")), "rejoin alone")
 	if a3.err != nil || a3.res.Generation != 3 || len(a3.res.Members) != 1 {
 		t.Fatalf("after leave: %+v %v", a3.res, a3.err)
 	}
@@ -160,21 +160,22 @@ func TestSessionTimeoutRemovesMember(t *testing.T) {
 	t.Parallel()
 	c := open(t, "")
 	const g = "g"
-	a := joinFull(t, c, joinReq(g, "", 300*time.Millisecond, "t"))
+	// A heartbeats with a generous session; B, with a short one, goes
+	// silent.
+	a := joinFull(t, c, joinReq(g, "", 3*time.Second, "t"))
 	await(t, syncAsync(c, SyncRequest{Group: g, MemberID: a.MemberID, Generation: a.Generation}), "sync")
-	_, b2 := newcomerJoins(t, c, joinReq(g, "", 300*time.Millisecond, "t"), joinReq(g, a.MemberID, 300*time.Millisecond, "t"))
+	_, b2 := newcomerJoins(t, c, joinReq(g, "", 500*time.Millisecond, "t"), joinReq(g, a.MemberID, 3*time.Second, "t"))
 	bsync := syncAsync(c, SyncRequest{Group: g, MemberID: b2.res.MemberID, Generation: 2})
 	await(t, syncAsync(c, SyncRequest{Group: g, MemberID: a.MemberID, Generation: 2}), "A sync")
 	await(t, bsync, "B sync")
-	// A heartbeats, B goes silent.
 	h := startHeartbeats(c, g, a.MemberID, 2, 50*time.Millisecond)
 	start := time.Now()
 	eventually(t, "B's expiry", func() bool { return errors.Is(h.Last(), ErrRebalanceInProgress) })
 	h.Stop()
-	if d := time.Since(start); d < 250*time.Millisecond {
-		t.Fatalf("B expired after %v, before its 300ms session timeout", d)
+	if d := time.Since(start); d < 450*time.Millisecond {
+		t.Fatalf("B expired after %v, before its 500ms session timeout", d)
 	}
-	a3 := await(t, joinAsync(c, joinReq(g, a.MemberID, 300*time.Millisecond, "t")), "A alone")
+	a3 := await(t, joinAsync(c, joinReq(g, a.MemberID, 3*time.Second, "t")), "A alone")
 	if a3.err != nil || a3.res.Generation != 3 || len(a3.res.Members) != 1 {
 		t.Fatalf("%+v %v", a3.res, a3.err)
 	}
@@ -230,7 +231,7 @@ func TestStaticMemberRejoin(t *testing.T) {
 	for _, v9 := range []bool{false, true} {
 		c := open(t, "")
 		const g = "g"
-		sreq := joinReq(g, "", 2*time.Second, "t")
+		sreq := joinReq(g, "", 5*time.Second, "t")
 		sreq.InstanceID = "inst-a"
 		sreq.RequireKnownMemberID = true // static members skip MEMBER_ID_REQUIRED
 		sreq.SupportsSkipAssignment = v9
@@ -240,7 +241,7 @@ func TestStaticMemberRejoin(t *testing.T) {
 		}
 		await(t, syncAsync(c, SyncRequest{Group: g, MemberID: a.res.MemberID, InstanceID: "inst-a", Generation: 1,
 			Assignments: map[string][]byte{a.res.MemberID: []byte("A")}}), "sync")
-		_, b2 := newcomerJoins(t, c, joinReq(g, "", 2*time.Second, "t"), func() JoinRequest { r := sreq; r.MemberID = a.res.MemberID; return r }())
+		_, b2 := newcomerJoins(t, c, joinReq(g, "", 5*time.Second, "t"), func() JoinRequest { r := sreq; r.MemberID = a.res.MemberID; return r }())
 		bs := syncAsync(c, SyncRequest{Group: g, MemberID: b2.res.MemberID, Generation: 2})
 		await(t, syncAsync(c, SyncRequest{Group: g, MemberID: a.res.MemberID, InstanceID: "inst-a", Generation: 2,
 			Assignments: map[string][]byte{a.res.MemberID: []byte("A2"), b2.res.MemberID: []byte("B2")}}), "A sync")
@@ -305,7 +306,7 @@ func TestPendingMemberExpires(t *testing.T) {
 
 func TestInitialRebalanceDelay(t *testing.T) {
 	t.Parallel()
-	c := open(t, "", func(c *Config) { c.InitialRebalanceDelay = 200 * time.Millisecond })
+	c := open(t, "", func(c *Config) { c.InitialRebalanceDelay = 500 * time.Millisecond })
 	start := time.Now()
 	a := joinAsync(c, joinReq("g", "", time.Second, "t"))
 	time.Sleep(100 * time.Millisecond)
@@ -314,8 +315,9 @@ func TestInitialRebalanceDelay(t *testing.T) {
 	if ra.err != nil || rb.err != nil || ra.res.Generation != 1 || rb.res.Generation != 1 {
 		t.Fatalf("%+v %v / %+v %v", ra.res, ra.err, rb.res, rb.err)
 	}
-	// The second arrival extended the delay: about 400ms in all.
-	if d := time.Since(start); d < 350*time.Millisecond {
+	// The second arrival extended the delay by another 500ms, up to the
+	// 1s rebalance timeout.
+	if d := time.Since(start); d < 900*time.Millisecond {
 		t.Fatalf("initial rebalance completed after %v", d)
 	}
 }

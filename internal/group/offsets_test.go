@@ -60,7 +60,7 @@ func TestCommitRules(t *testing.T) {
 	}
 
 	// Members of a live group.
-	a := joinFull(t, c, joinReq("g", "", time.Second, "t"))
+	a := joinFull(t, c, joinReq("g", "", 5*time.Second, "t"))
 	member := func(gen int32) CommitRequest {
 		return CommitRequest{Group: "g", MemberID: a.MemberID, Generation: gen, Offsets: []OffsetCommit{{Topic: "t", Partition: 0, Offset: 7}}}
 	}

@@ -143,6 +143,14 @@ func TestGroupMemberIDRequiredRaw(t *testing.T) {
 			t.Fatalf("v%d: protocol type %v", v, jr2.ProtocolType)
 		}
 	}
+	// Before v4 (kafka-go sends v1/v2) the first join is accepted at once.
+	for _, v := range []int16{0, 1, 2, 3} {
+		g := "old-" + string(rune('0'+v))
+		jr := rc.roundTrip(joinV(v, g, "", nil)).(*kmsg.JoinGroupResponse)
+		if jr.ErrorCode != 0 || jr.MemberID == "" || jr.Generation != 1 || jr.LeaderID != jr.MemberID {
+			t.Fatalf("v%d first join: %v %+v", v, code(jr.ErrorCode), jr)
+		}
+	}
 	inst := "static-raw"
 	jr := rc.roundTrip(joinV(5, "static", "", &inst)).(*kmsg.JoinGroupResponse)
 	if jr.ErrorCode != 0 || jr.Generation != 1 || len(jr.Members) != 1 || jr.Members[0].InstanceID == nil || *jr.Members[0].InstanceID != inst {
