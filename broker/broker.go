@@ -67,6 +67,7 @@ type Broker struct {
 	kafka   *kafka.Server
 	sqs     *sqs.Server
 	web     *web.Server
+	ops     *ops           // metrics and alerts (ops.go), built by Start
 	serving sync.WaitGroup // one goroutine per Serve call
 
 	closeOnce sync.Once
@@ -163,6 +164,9 @@ func (b *Broker) Start() error {
 	if b.started {
 		return ErrStarted
 	}
+	if err := b.setupOps(); err != nil {
+		return err
+	}
 	var lns []net.Listener
 	listen := func(field, addr string) (net.Listener, error) {
 		if addr == Disabled {
@@ -193,7 +197,7 @@ func (b *Broker) Start() error {
 	b.started = true
 
 	if hln != nil {
-		b.web = web.NewServer(web.Config{Logger: b.logger})
+		b.web = web.NewServer(b.webConfig())
 		b.addrs.HTTP = hln.Addr().String()
 		b.serve("http", func() error {
 			if err := b.web.Serve(hln); !errors.Is(err, web.ErrServerClosed) {
@@ -212,6 +216,7 @@ func (b *Broker) Start() error {
 			MaxRequestBytes:   b.settings.maxRequestBytes,
 			Logger:            b.logger,
 			Groups:            b.groups,
+			Observer:          b.ops.kafka,
 		})
 		b.addrs.Kafka = kln.Addr().String()
 		b.serve("kafka", func() error {
@@ -223,7 +228,7 @@ func (b *Broker) Start() error {
 		b.logger.Info("broker: serving Kafka", "addr", b.addrs.Kafka)
 	}
 	if sln != nil {
-		b.sqs = sqs.NewServer(sqs.Config{Queues: b.queues, Logger: b.logger})
+		b.sqs = sqs.NewServer(sqs.Config{Queues: b.queues, Logger: b.logger, Observer: b.ops.sqs})
 		b.addrs.SQS = sln.Addr().String()
 		b.serve("sqs", func() error {
 			if err := b.sqs.Serve(sln); !errors.Is(err, sqs.ErrServerClosed) {
@@ -237,6 +242,7 @@ func (b *Broker) Start() error {
 		b.logger.Info("broker: serving HTTP", "addr", b.addrs.HTTP)
 		b.web.SetReady(true)
 	}
+	b.ops.alerts.Start()
 	return nil
 }
 
@@ -281,7 +287,7 @@ func (b *Broker) Close() error {
 	b.closeOnce.Do(func() {
 		b.mu.Lock()
 		b.closed = true
-		ks, ss, ws := b.kafka, b.sqs, b.web
+		ks, ss, ws, o := b.kafka, b.sqs, b.web, b.ops
 		b.mu.Unlock()
 
 		var errs []error
@@ -298,6 +304,9 @@ func (b *Broker) Close() error {
 			errs = append(errs, ws.Close())
 		}
 		b.serving.Wait()
+		if o != nil {
+			errs = append(errs, o.alerts.Close()) // it reads queues and groups
+		}
 		errs = append(errs, b.groups.Close(), b.queues.Close(), b.topics.Sync(), b.topics.Close(), b.meta.Close(), unlockDataDir(b.lock))
 		b.closeErr = errors.Join(errs...)
 		if b.closeErr != nil {

@@ -30,8 +30,10 @@ type Config struct {
 	// Query protocols, internal/sqs). "-" disables it; port 0 picks a free
 	// port. Default "127.0.0.1:9324".
 	SQSAddr string
-	// HTTPAddr is the host:port of the HTTP listener (/healthz). "-"
-	// disables it. Default "127.0.0.1:9080".
+	// HTTPAddr is the host:port of the HTTP listener: /healthz, /metrics,
+	// the admin API (docs/admin-api.md) and the dashboard. "-" disables
+	// it. Default "127.0.0.1:9080" (loopback; set http.auth.* before
+	// exposing it).
 	HTTPAddr string
 
 	// Settings are broker settings by their Kafka names, as in Kafka's
@@ -98,6 +100,7 @@ type settings struct {
 	defaultPartitions int32
 	maxRequestBytes   int32
 	groups            group.Config // group.* and offsets.* settings (config_groups.go)
+	ops               opsConfig    // http.* and alert.* settings (config_ops.go)
 }
 
 // settingKind says what Sluice does with a setting.
@@ -137,7 +140,7 @@ var settingDefs = map[string]settingDef{
 	"log.roll.hours":                  {kind: applied, parse: intRange(1, 1<<31-1)},
 	// The rest of the applied log.* settings are in topicKeys.
 	// Consumer groups: see groupSettings.
-	"group.initial.rebalance.delay.ms":    {kind: applied, parse: intRange(0, 1<<31-1)},
+	"group.initial.rebalance.delay.ms":    {kind: applied, parse: isInt},
 	"group.min.session.timeout.ms":        {kind: applied, parse: intRange(1, 1<<31-1)},
 	"group.max.session.timeout.ms":        {kind: applied, parse: intRange(1, 1<<31-1)},
 	"group.max.size":                      {kind: applied, parse: intRange(1, 1<<31-1)},
@@ -192,6 +195,7 @@ func SettingNames() []string {
 	for k := range topicKeys {
 		names = append(names, k)
 	}
+	names = append(names, opsSettingNames...)
 	slices.Sort(names)
 	return slices.DeleteFunc(names, func(n string) bool { return settingDefs[n].kind == refused })
 }
@@ -233,6 +237,9 @@ func resolveSettings(in map[string]string) (settings, error) {
 	overrides := map[string]string{}
 	for _, name := range slices.Sorted(maps.Keys(vals)) {
 		v := vals[name]
+		if isOpsKey(name) {
+			continue // parseOpsSettings
+		}
 		if tk, ok := topicKeys[name]; ok {
 			overrides[tk] = v
 			if _, err := topic.ValidateConfigs(map[string]string{tk: v}); err != nil {
@@ -304,6 +311,9 @@ func resolveSettings(in map[string]string) (settings, error) {
 	}
 	s.topics.Log = topic.ApplyConfigs(s.topics.Log, canon)
 	if s.groups, err = groupSettings(vals); err != nil {
+		return s, err
+	}
+	if s.ops, err = parseOpsSettings(vals); err != nil {
 		return s, err
 	}
 	return s, nil

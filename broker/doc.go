@@ -1,5 +1,6 @@
 // Package broker is the embeddable Sluice broker: Open a data directory,
-// Start serving the Kafka protocol (and HTTP health checks), Close.
+// Start serving the Kafka protocol, the SQS API and HTTP (health check,
+// metrics, admin API, dashboard), Close.
 //
 //	b, err := broker.Open(broker.Config{DataDir: dir, KafkaAddr: "127.0.0.1:0"})
 //	if err != nil { … }
@@ -56,6 +57,53 @@
 //	                                 deleted; default 10080 (7 days)
 //	offsets.retention.check.interval.ms  how often offsets expire; default 600000
 //	offset.metadata.max.bytes        metadata of a committed offset; default 4096
+//
+// Operations (Sluice's own; the HTTP listener is Config.HTTPAddr, see
+// docs/admin-api.md):
+//
+//	http.auth.token                  a bearer token the admin API requires ("Authorization:
+//	                                 Bearer <token>"; the dashboard asks for it); default none
+//	http.auth.basic                  user:password for HTTP basic auth on the admin API and
+//	                                 the dashboard, accepted as well; default none.
+//	                                 /healthz never needs credentials.
+//	http.auth.metrics                true: /metrics needs the credentials too; default false
+//	http.history.interval            sampling interval of the dashboard history (100ms-24h); default 10s
+//	http.history.window              history kept in memory; default 1h
+//
+// Alerts: rules named by the operator, each with kind, target and
+// threshold (required) and for (optional); webhooks receive JSON
+// notifications (internal/alert.Notification) when a rule fires and when
+// it resolves:
+//
+//	alert.<rule>.kind                dlq_depth    messages in the target queue's dead-letter
+//	                                              queue (or in the target, if it has no
+//	                                              RedrivePolicy)
+//	                                 oldest_age   age of the target queue's oldest message
+//	                                 queue_depth  visible messages of the target queue
+//	                                 lag          lag of the target consumer group
+//	alert.<rule>.target              a queue; for lag a group id, or group/topic
+//	alert.<rule>.topic               lag only: the topic (the target is then the whole group id)
+//	alert.<rule>.threshold           fires when the value is above it; oldest_age takes
+//	                                 seconds or a duration (90s, 1h)
+//	alert.<rule>.for                 how long the value must stay above (5m, or seconds); default 0
+//	alert.webhook.url                a webhook (http or https); more as alert.webhook.<id>.url
+//	alert.webhook[.<id>].header.<H>  a request header for that webhook (e.g. Authorization)
+//	alert.webhook.retries            retries after a failed POST (network error, 5xx, 429); default 5
+//	alert.webhook.backoff            first retry delay, doubling up to 1m; default 1s
+//	alert.webhook.timeout            per POST; default 10s
+//	alert.webhook.resolved           send resolved notifications; default true
+//	alert.interval                   how often rules are evaluated; default 5s
+//
+// A rule name is letters, digits, '_' and '-'. For example:
+//
+//	alert.jobs-dlq.kind=dlq_depth
+//	alert.jobs-dlq.target=jobs
+//	alert.jobs-dlq.threshold=0
+//	alert.jobs-dlq.for=1m
+//	alert.webhook.url=https://hooks.example.com/sluice
+//
+// A firing rule is logged, listed by /api/alerts and the dashboard, and
+// exported as sluice_alert_firing{rule}=1.
 //
 // Fixed by being a single node (any other value is an error):
 //

@@ -202,7 +202,10 @@ start_broker() {
 	SQS_ENDPOINT=http://127.0.0.1:$sport
 	echo "starting sluice serve: kafka $BOOTSTRAP, http $HTTP_ADDR, sqs 127.0.0.1:$sport, data $DATA_DIR"
 	"$bin" serve --data-dir "$DATA_DIR" --kafka-addr "$BOOTSTRAP" \
-		--http-addr "$HTTP_ADDR" --sqs-addr "127.0.0.1:$sport" </dev/null >"$BROKER_LOG" 2>&1 &
+		--http-addr "$HTTP_ADDR" --sqs-addr "127.0.0.1:$sport" \
+		--set "alert.compat-dlq.kind=dlq_depth" --set "alert.compat-dlq.target=dash-jobs-$RUN" \
+		--set "alert.compat-dlq.threshold=5" --set "alert.compat-dlq.for=2s" \
+		</dev/null >"$BROKER_LOG" 2>&1 &
 	BROKER_PID=$!
 	local deadline=$((SECONDS + START_TIMEOUT)) code
 	while :; do

@@ -14,7 +14,7 @@ import (
 )
 
 func init() {
-	register("serve", "run the broker (Kafka, SQS, HTTP /healthz) on a data directory", runServe)
+	register("serve", "run the broker (Kafka, SQS, dashboard and metrics) on a data directory", runServe)
 }
 
 const serveSynopsis = `sluice serve [flags]
@@ -33,7 +33,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	dataDir := fs.String("data-dir", broker.DefaultDataDir, "data directory (created if missing)")
 	kafkaAddr := fs.String("kafka-addr", broker.DefaultKafkaAddr, `Kafka listener host:port ("-" disables)`)
 	sqsAddr := fs.String("sqs-addr", broker.DefaultSQSAddr, `SQS listener host:port ("-" disables)`)
-	httpAddr := fs.String("http-addr", broker.DefaultHTTPAddr, `HTTP listener host:port for /healthz ("-" disables)`)
+	httpAddr := fs.String("http-addr", broker.DefaultHTTPAddr, `HTTP listener host:port: dashboard, admin API, /metrics, /healthz ("-" disables)`)
 	configFile := fs.String("config", "", "broker settings file in Kafka server.properties format")
 	var sets stringList
 	fs.Var(&sets, "set", "a broker setting `key=value` (repeatable), e.g. --set num.partitions=3")

@@ -85,6 +85,22 @@ type Config struct {
 	// the caller. Default: a memory-only coordinator the Server creates
 	// and closes (committed offsets do not survive it).
 	Groups *group.Coordinator
+	// Observer, if set, is told about connections and every served
+	// request (internal/metrics implements it). Default none.
+	Observer Observer
+}
+
+// Observer receives the server's measurements. Its methods run on the
+// request path, so they must be cheap, must not block and must be safe for
+// concurrent use.
+type Observer interface {
+	ConnOpened()
+	ConnClosed()
+	// Request reports a request answered without a connection error: its
+	// API key, the time from its decoding to its response being ready, the
+	// request and the response (nil for Produce with acks=0). Both are only
+	// valid during the call.
+	Request(key int16, took time.Duration, req kmsg.Request, resp kmsg.Response)
 }
 
 const (
@@ -399,6 +415,9 @@ func (s *Server) startConn(nc net.Conn) {
 	s.conns[c] = struct{}{}
 	s.wg.Add(2)
 	s.mu.Unlock()
+	if s.cfg.Observer != nil {
+		s.cfg.Observer.ConnOpened()
+	}
 	go c.readLoop()
 	go c.writeLoop()
 }
@@ -419,6 +438,9 @@ func (c *conn) readLoop() {
 		c.srv.mu.Lock()
 		delete(c.srv.conns, c)
 		c.srv.mu.Unlock()
+		if s.cfg.Observer != nil {
+			s.cfg.Observer.ConnClosed()
+		}
 	}()
 	br := bufio.NewReaderSize(c.nc, 64<<10)
 	for {
@@ -452,6 +474,9 @@ func (c *conn) readLoop() {
 			defer s.wg.Done()
 			defer rc.release()
 			resp, err := safeHandle(h, rc, req)
+			if obs := s.cfg.Observer; obs != nil && err == nil {
+				obs.Request(rc.Key, time.Since(p.start), req, resp)
+			}
 			p.resp, p.err = resp, err
 			close(p.done)
 		}()

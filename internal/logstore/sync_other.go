@@ -2,6 +2,12 @@
 
 package logstore
 
-import "os"
+import (
+	"os"
+	"time"
+)
 
-func fdatasync(f *os.File) error { return f.Sync() }
+func fdatasync(f *os.File) error {
+	defer observeFsync(time.Now())
+	return f.Sync()
+}

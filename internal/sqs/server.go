@@ -39,6 +39,21 @@ type Config struct {
 	// MaxConnections bounds concurrent client connections; further ones
 	// wait in the listen backlog. Default 10000.
 	MaxConnections int
+	// Observer, if set, is told about connections and every request for
+	// a known action (internal/metrics implements it). Default none.
+	Observer Observer
+}
+
+// Observer receives the server's measurements. Its methods run on the
+// request path, so they must be cheap, must not block and must be safe for
+// concurrent use.
+type Observer interface {
+	ConnOpened()
+	ConnClosed()
+	// Request reports one request for a known action (the name comes from
+	// the server's action table, so the set is bounded), how long it took
+	// to serve and whether it was answered with an error.
+	Request(action string, took time.Duration, failed bool)
 }
 
 // Defaults of Config.
@@ -124,7 +139,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		ln.Close()
 		return ErrServerClosed
 	}
-	err := s.http.Serve(&limitListener{Listener: ln, slots: s.conns, done: s.baseCtx.Done()})
+	err := s.http.Serve(&limitListener{Listener: ln, slots: s.conns, done: s.baseCtx.Done(), obs: s.cfg.Observer})
 	if errors.Is(err, http.ErrServerClosed) || s.closed.Load() {
 		return ErrServerClosed
 	}
@@ -153,6 +168,7 @@ type limitListener struct {
 	net.Listener
 	slots chan struct{}
 	done  <-chan struct{} // closed by Server.Close
+	obs   Observer        // may be nil
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -166,7 +182,15 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		<-l.slots
 		return nil, err
 	}
-	return &limitConn{Conn: c, release: func() { <-l.slots }}, nil
+	if l.obs != nil {
+		l.obs.ConnOpened()
+	}
+	return &limitConn{Conn: c, release: func() {
+		<-l.slots
+		if l.obs != nil {
+			l.obs.ConnClosed()
+		}
+	}}, nil
 }
 
 type limitConn struct {
@@ -256,7 +280,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, c, errorf(codeInvalidAction, "The action %s is not valid for this endpoint.", sanitizeXMLText(c.action)))
 		return
 	}
+	start := time.Now()
 	out, err := a.run(s, c)
+	if obs := s.cfg.Observer; obs != nil {
+		obs.Request(c.action, time.Since(start), err != nil)
+	}
 	if err != nil {
 		s.writeError(w, c, err)
 		return
