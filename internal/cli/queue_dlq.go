@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	sdk "github.com/sluice-mq/sluice"
 )
 
 // scanHold is how long a scan keeps received messages invisible; a scan
@@ -213,9 +215,17 @@ func msTime(ms string) string {
 type filter struct {
 	body  *regexp.Regexp
 	attrs map[string]string
+	// lastErr matches the last_error of the sluice-diagnostics attribute that SDK workers attach
+	// when they dead-letter; messages without diagnostics never match it.
+	lastErr *regexp.Regexp
+	// olderThan: dead-lettered at least this long ago — the diagnostics' last_attempt, else
+	// the message's SentTimestamp.
+	olderThan time.Duration
 }
 
-func (f filter) empty() bool { return f.body == nil && len(f.attrs) == 0 }
+func (f filter) empty() bool {
+	return f.body == nil && len(f.attrs) == 0 && f.lastErr == nil && f.olderThan == 0
+}
 
 func (f filter) match(m types.Message) bool {
 	if f.body != nil && !f.body.MatchString(aws.ToString(m.Body)) {
@@ -224,6 +234,28 @@ func (f filter) match(m types.Message) bool {
 	for k, want := range f.attrs {
 		v, ok := m.MessageAttributes[k]
 		if !ok || aws.ToString(v.StringValue) != want {
+			return false
+		}
+	}
+	if f.lastErr == nil && f.olderThan == 0 {
+		return true
+	}
+	var d sdk.Diagnostics
+	hasDiag := false
+	if v, ok := m.MessageAttributes[sdk.DiagnosticsAttribute]; ok && v.StringValue != nil {
+		d, hasDiag = sdk.DiagnosticsOf(&sdk.Message{Attributes: map[string]string{sdk.DiagnosticsAttribute: *v.StringValue}})
+	}
+	if f.lastErr != nil && (!hasDiag || !f.lastErr.MatchString(d.LastError)) {
+		return false
+	}
+	if f.olderThan > 0 {
+		at := d.LastAttempt
+		if at.IsZero() {
+			if ms, err := strconv.ParseInt(m.Attributes["SentTimestamp"], 10, 64); err == nil {
+				at = time.UnixMilli(ms)
+			}
+		}
+		if at.IsZero() || time.Since(at) < f.olderThan {
 			return false
 		}
 	}
@@ -236,6 +268,8 @@ func dlqRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		to        string
 		matchBody string
 		matchAttr stringList
+		matchErr  string
+		olderThan time.Duration
 		dryRun    bool
 		rate      int
 		noWait    bool
@@ -245,6 +279,8 @@ func dlqRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.StringVar(&to, "to", "", "destination queue (default: each message's source queue)")
 	fs.StringVar(&matchBody, "match-body", "", "move only messages whose body matches this regular expression")
 	fs.Var(&matchAttr, "match-attr", "move only messages with message attribute k equal to v (k=v, repeatable)")
+	fs.StringVar(&matchErr, "match-error", "", "move only messages whose sluice-diagnostics last_error matches this regular expression")
+	fs.DurationVar(&olderThan, "older-than", 0, "move only messages dead-lettered at least this long ago (e.g. 1h)")
 	fs.BoolVar(&dryRun, "dry-run", false, "count what would move; move nothing")
 	fs.IntVar(&rate, "rate", 0, "move at most this many messages per second (0: no limit; a move task allows 1-500)")
 	fs.BoolVar(&noWait, "no-wait", false, "start the move task and return without following it")
@@ -268,6 +304,15 @@ func dlqRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if f.attrs, err = parseKV(matchAttr, "--match-attr"); err != nil {
 		return err
 	}
+	if matchErr != "" {
+		if f.lastErr, err = regexp.Compile(matchErr); err != nil {
+			return fmt.Errorf("cli: dlq redrive: --match-error: %w", err)
+		}
+	}
+	if olderThan < 0 {
+		return fmt.Errorf("cli: dlq redrive: --older-than %v: want 0 or more", olderThan)
+	}
+	f.olderThan = olderThan
 	cl, err := conn.client()
 	if err != nil {
 		return err
