@@ -8,8 +8,9 @@ package cli
 // with the broker's message.
 //
 // dlq redrive without a filter starts a message move task
-// (StartMessageMoveTask) and follows it. With --match-body / --match-attr,
-// or with --dry-run, the CLI scans the DLQ itself: it receives every
+// (StartMessageMoveTask) and follows it. With a filter (--match-body,
+// --match-attr, --match-error, --older-than) or with --dry-run, the CLI
+// scans the DLQ itself: it receives every
 // message (holding each invisible until the scan ends, so that each is seen
 // once), moves the matching ones (send to the destination, then delete from
 // the DLQ) at the --rate limit, and releases the others. Receiving counts
@@ -68,8 +69,12 @@ commands:
   list [--json]                       dead-letter queues, their depth and sources
   peek NAME [--max N] [--json]        show messages without removing them
   redrive NAME [--to QUEUE] [--match-body REGEX] [--match-attr k=v ...]
+               [--match-error REGEX] [--older-than DUR]
                [--dry-run] [--rate N] [--no-wait]
-                                      move messages back (all, or those matching)
+                                      move messages back (all, or those matching:
+                                      --match-error on the last_error of the
+                                      sluice-diagnostics attribute, --older-than
+                                      on its last_attempt, else the send time)
 
 Every command also takes --sqs-endpoint URL (env SLUICE_SQS_ADDR, default
 http://127.0.0.1:9324) and --timeout (default 30s; redrive scans are not bounded by it).
