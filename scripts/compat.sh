@@ -254,9 +254,13 @@ create_topic() { # create_topic TOPIC PARTITIONS (with kafka-python's admin clie
 }
 
 keyed_lines() { # keyed_lines PREFIX COUNT: "key:value" lines, values compressible
-	local i
+	# Each value compresses well on its own: librdkafka sends a batch
+	# uncompressed when compressing makes it larger, which a batch of one
+	# short record would.
+	local i pad
+	pad=$(printf 'abcdefgh%.0s' {1..24})
 	for ((i = 0; i < $2; i++)); do
-		printf '%s-key-%04d:%s value %04d %s\n' "$1" "$i" "$1" "$i" abcdefghabcdefghabcdefghabcdefghabcdefghabcdefgh
+		printf '%s-key-%04d:%s value %04d %s\n' "$1" "$i" "$1" "$i" "$pad"
 	done
 }
 

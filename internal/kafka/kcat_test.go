@@ -53,10 +53,16 @@ func TestKcatCompat(t *testing.T) {
 			topicName := "kcat-" + tc.codec
 			var lines []string
 			for i := 0; i < 200; i++ {
-				lines = append(lines, fmt.Sprintf("line %d %s", i, strings.Repeat("x", i%50)))
+				// Long, repetitive values: librdkafka sends a batch
+				// uncompressed when compressing makes it larger, which a
+				// batch of one short record (a linger that ran out under
+				// load) would.
+				lines = append(lines, fmt.Sprintf("line %d %s", i, strings.Repeat("x", 200+i%50)))
 			}
 			in := strings.Join(lines, "\n") + "\n"
-			args := append([]string{"-b", tc.codec, "-P", "-t", topicName, "-p", "0", "-z", tc.codec}, tc.extra...)
+			// A generous linger keeps the 200 lines in few batches even on a
+			// loaded machine.
+			args := append([]string{"-b", tc.codec, "-P", "-t", topicName, "-p", "0", "-z", tc.codec, "-X", "queue.buffering.max.ms=100"}, tc.extra...)
 			args[1] = b.Addr
 			kcat(t, in, args...)
 			tp := b.Topics.Get(topicName)
