@@ -67,7 +67,19 @@ const dlqUsage = `usage: sluice dlq <command> [flags]
 
 commands:
   list [--json]                       dead-letter queues, their depth and sources
-  peek NAME [--max N] [--json]        show messages without removing them
+  peek NAME [--max N] [--match-body REGEX] [--match-attr k=v ...]
+            [--match-error REGEX] [--older-than DUR] [--cursor C]
+            [--full] [--json] [--via auto|api|sqs]
+                                      show messages without removing them, with
+                                      their diagnostics (last error, attempts,
+                                      source); through the broker's admin API
+                                      (--http-addr, env SLUICE_HTTP_ADDR, default
+                                      127.0.0.1:9080; --token/--basic), which
+                                      neither leases them nor counts a receive.
+                                      --via sqs (Amazon SQS, or no HTTP listener)
+                                      receives and releases them instead, bumping
+                                      receive counts; auto (default) does so only
+                                      when nothing listens at --http-addr
   redrive NAME [--to QUEUE] [--match-body REGEX] [--match-attr k=v ...]
                [--match-error REGEX] [--older-than DUR]
                [--dry-run] [--rate N] [--no-wait]

@@ -5,9 +5,12 @@ package cli
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -101,12 +104,24 @@ func (s *scanner) release(ctx context.Context) error {
 	return flush()
 }
 
-// peekedMessage is one message of `dlq peek --json`.
+// peekedMessage is one message of `dlq peek --json`, whichever way it was
+// read.
 type peekedMessage struct {
 	MessageID  string            `json:"message_id"`
 	Body       string            `json:"body"`
+	Truncated  bool              `json:"truncated,omitempty"` // the admin API cuts bodies at 4 KiB
 	Attributes map[string]string `json:"attributes,omitempty"`
-	System     map[string]string `json:"system_attributes,omitempty"`
+	// System holds the SQS system attributes (only with --via sqs).
+	System       map[string]string `json:"system_attributes,omitempty"`
+	SentMs       int64             `json:"sent_ms"`
+	ReceiveCount int               `json:"receive_count"`
+	// SourceQueue is the queue the broker dead-lettered the message from.
+	SourceQueue string `json:"source_queue,omitempty"`
+	// Diagnostics is the parsed sluice-diagnostics attribute SDK workers
+	// attach when they dead-letter; DiagnosticsError says why it did not
+	// parse when present but invalid.
+	Diagnostics      *sdk.Diagnostics `json:"diagnostics,omitempty"`
+	DiagnosticsError string           `json:"diagnostics_error,omitempty"`
 }
 
 func attrStrings(m map[string]types.MessageAttributeValue) map[string]string {
@@ -124,34 +139,221 @@ func attrStrings(m map[string]types.MessageAttributeValue) map[string]string {
 	return out
 }
 
+// peekOptions are the parsed `dlq peek` flags.
+type peekOptions struct {
+	queue     string // name (the admin API addresses queues by name)
+	max       int
+	cursor    string
+	matchBody string
+	matchAttr []string // k=v
+	matchErr  string
+	olderThan time.Duration
+	filter    filter // the same selection, for the SQS path
+}
+
 func dlqPeek(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
-		conn   sqsFlags
-		max    int
-		asJSON bool
-		full   bool
+		conn      sqsFlags
+		web       httpFlags
+		o         peekOptions
+		via       string
+		matchAttr stringList
+		asJSON    bool
+		full      bool
 	)
 	fs := newFlagSet("dlq peek", "sluice dlq peek NAME [flags]", stderr)
 	conn.register(fs)
-	fs.IntVar(&max, "max", 10, "show at most this many messages")
+	web.register(fs)
+	fs.StringVar(&via, "via", "auto", "api: the admin API (no receive, no lease); sqs: the SQS API (receives and releases, bumping receive counts); auto: api, or sqs when nothing listens at --http-addr")
+	fs.IntVar(&o.max, "max", 10, "show at most this many messages")
+	fs.IntVar(&o.max, "limit", 10, "same as --max")
+	fs.StringVar(&o.cursor, "cursor", "", "admin API: continue from this cursor (printed after a page that stopped early)")
+	fs.StringVar(&o.matchBody, "match-body", "", "show only messages whose body matches this regular expression")
+	fs.Var(&matchAttr, "match-attr", "show only messages with message attribute k equal to v (k=v, repeatable)")
+	fs.StringVar(&o.matchErr, "match-error", "", "show only messages whose sluice-diagnostics last_error matches this regular expression")
+	fs.DurationVar(&o.olderThan, "older-than", 0, "show only messages sent at least this long ago (--via sqs: dead-lettered, as redrive)")
 	fs.BoolVar(&full, "full", false, "print whole bodies (default: the first 200 characters)")
 	fs.BoolVar(&asJSON, "json", false, "print JSON")
-	pos, cl, ctx, cancel, err := setup(ctx, fs, &conn, args, 1, "dlq peek")
+	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return fmt.Errorf("cli: dlq peek: want 1 argument(s), got %d", len(pos))
+	}
+	if o.max < 1 {
+		return fmt.Errorf("cli: dlq peek: --max/--limit %d: want at least 1", o.max)
+	}
+	if o.olderThan < 0 {
+		return fmt.Errorf("cli: dlq peek: --older-than %v: want 0 or more", o.olderThan)
+	}
+	// Validate the filters here so both paths reject the same input.
+	if o.matchBody != "" {
+		if o.filter.body, err = regexp.Compile(o.matchBody); err != nil {
+			return fmt.Errorf("cli: dlq peek: --match-body: %w", err)
+		}
+	}
+	if o.filter.attrs, err = parseKV(matchAttr, "--match-attr"); err != nil {
+		return err
+	}
+	o.matchAttr = matchAttr
+	if o.matchErr != "" {
+		if o.filter.lastErr, err = regexp.Compile(o.matchErr); err != nil {
+			return fmt.Errorf("cli: dlq peek: --match-error: %w", err)
+		}
+	}
+	o.filter.olderThan = o.olderThan
+	o.queue = pos[0]
+	if strings.Contains(o.queue, "://") {
+		o.queue = nameFromURL(o.queue)
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, conn.timeout)
 	defer cancel()
-	if max < 1 {
-		return fmt.Errorf("cli: dlq peek: --max %d: want at least 1", max)
+	var (
+		got  []peekedMessage
+		next string
+	)
+	switch via {
+	case "api", "auto":
+		got, next, err = peekAPI(ctx, &web, o)
+		// Fall back only when nothing listens (an HTTP error is a real
+		// answer), and not with a --cursor, which only the admin API knows.
+		if err != nil && via == "auto" && o.cursor == "" && unreachable(err) {
+			fmt.Fprintf(stderr, "note: nothing listens at %s (the broker's HTTP listener); peeking through the SQS API instead, which receives the messages (their receive counts go up)\n", web.base())
+			got, err = peekSQS(ctx, &conn, pos[0], o)
+		}
+	case "sqs":
+		if o.cursor != "" {
+			return errors.New("cli: dlq peek: --cursor needs the admin API, not --via sqs")
+		}
+		got, err = peekSQS(ctx, &conn, pos[0], o)
+	default:
+		return fmt.Errorf("cli: dlq peek: --via %q: want api, sqs or auto", via)
 	}
-	u, err := resolveQueue(ctx, cl, pos[0])
 	if err != nil {
 		return err
+	}
+	if asJSON {
+		if got == nil {
+			got = []peekedMessage{}
+		}
+		if next != "" {
+			fmt.Fprintf(stderr, "more messages: --cursor %s\n", next)
+		}
+		return writeJSON(stdout, got)
+	}
+	printPeeked(stdout, o, got, full)
+	if next != "" {
+		fmt.Fprintf(stdout, "\nMore messages: --cursor %s\n", next)
+	}
+	return nil
+}
+
+// apiPage mirrors GET /api/queues/{name}/messages.
+type apiPage struct {
+	Messages []struct {
+		ID         string `json:"id"`
+		Body       string `json:"body"`
+		Truncated  bool   `json:"truncated"`
+		Attributes map[string]struct {
+			Type  string `json:"type"`
+			Value string `json:"value"` // Binary: base64
+		} `json:"attributes"`
+		SentMs           int64            `json:"sent_ms"`
+		ReceiveCount     int              `json:"receive_count"`
+		SourceQueue      *string          `json:"source_queue"`
+		Diagnostics      *sdk.Diagnostics `json:"diagnostics"`
+		DiagnosticsError *string          `json:"diagnostics_error"`
+	} `json:"messages"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+// peekAPI pages through the admin API's peek, which reads without leasing
+// or counting a receive. next is the cursor to continue from when it stopped
+// at o.max with more to read ("" at the end of the queue).
+func peekAPI(ctx context.Context, web *httpFlags, o peekOptions) (got []peekedMessage, next string, err error) {
+	q := url.Values{}
+	if o.matchBody != "" {
+		q.Set("match_body", o.matchBody)
+	}
+	for _, a := range o.matchAttr {
+		q.Add("match_attr", a)
+	}
+	if o.matchErr != "" {
+		q.Set("match_error", o.matchErr)
+	}
+	if o.olderThan > 0 {
+		q.Set("older_than_s", strconv.FormatFloat(o.olderThan.Seconds(), 'f', -1, 64))
+	}
+	path := "/api/queues/" + url.PathEscape(o.queue) + "/messages"
+	cursor := o.cursor
+	for len(got) < o.max {
+		q.Set("limit", strconv.Itoa(min(o.max-len(got), 500)))
+		if cursor != "" {
+			q.Set("cursor", cursor)
+		}
+		body, err := web.get(ctx, "dlq peek", path, q)
+		if err != nil {
+			return nil, "", err
+		}
+		var p apiPage
+		if err := json.Unmarshal(body, &p); err != nil {
+			return nil, "", fmt.Errorf("cli: dlq peek: unexpected answer from %s: %w", web.base(), err)
+		}
+		for _, m := range p.Messages {
+			pm := peekedMessage{MessageID: m.ID, Body: m.Body, Truncated: m.Truncated, SentMs: m.SentMs,
+				ReceiveCount: m.ReceiveCount, Diagnostics: m.Diagnostics}
+			if m.SourceQueue != nil {
+				pm.SourceQueue = *m.SourceQueue
+			}
+			if m.DiagnosticsError != nil {
+				pm.DiagnosticsError = *m.DiagnosticsError
+			}
+			for k, a := range m.Attributes {
+				if pm.Attributes == nil {
+					pm.Attributes = map[string]string{}
+				}
+				if a.Type == "Binary" || strings.HasPrefix(a.Type, "Binary.") {
+					n := base64.StdEncoding.DecodedLen(len(a.Value)) // an upper bound if it does not decode
+					if raw, err := base64.StdEncoding.DecodeString(a.Value); err == nil {
+						n = len(raw)
+					}
+					pm.Attributes[k] = fmt.Sprintf("<%s, %d bytes>", a.Type, n)
+				} else {
+					pm.Attributes[k] = a.Value
+				}
+			}
+			if len(got) < o.max {
+				got = append(got, pm)
+			}
+		}
+		if p.NextCursor == nil || *p.NextCursor == "" {
+			return got, "", nil
+		}
+		cursor = *p.NextCursor
+	}
+	return got, cursor, nil
+}
+
+// peekSQS peeks through the SQS API: it receives messages (holding them
+// invisible for the scan) and makes them visible again, which counts a
+// receive each — the only way on Amazon SQS or a broker without the HTTP
+// listener.
+func peekSQS(ctx context.Context, conn *sqsFlags, nameOrURL string, o peekOptions) ([]peekedMessage, error) {
+	cl, err := conn.client()
+	if err != nil {
+		return nil, err
+	}
+	u, err := resolveQueue(ctx, cl, nameOrURL)
+	if err != nil {
+		return nil, err
 	}
 	sc := newScanner(cl, u)
 	var got []peekedMessage
 	var scanErr error
-	for len(got) < max {
+	for len(got) < o.max {
 		msgs, err := sc.next(ctx)
 		if err != nil {
 			scanErr = err
@@ -161,8 +363,8 @@ func dlqPeek(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			break
 		}
 		for _, m := range msgs {
-			if len(got) < max {
-				got = append(got, peekedMessage{MessageID: aws.ToString(m.MessageId), Body: aws.ToString(m.Body), Attributes: attrStrings(m.MessageAttributes), System: m.Attributes})
+			if len(got) < o.max && o.filter.match(m) {
+				got = append(got, sqsPeeked(m))
 			}
 		}
 	}
@@ -170,37 +372,73 @@ func dlqPeek(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := sc.release(context.WithoutCancel(ctx)); err != nil && scanErr == nil {
 		scanErr = err
 	}
-	if scanErr != nil {
-		return scanErr
+	return got, scanErr
+}
+
+func sqsPeeked(m types.Message) peekedMessage {
+	pm := peekedMessage{MessageID: aws.ToString(m.MessageId), Body: aws.ToString(m.Body),
+		Attributes: attrStrings(m.MessageAttributes), System: m.Attributes}
+	pm.SentMs, _ = strconv.ParseInt(m.Attributes["SentTimestamp"], 10, 64)
+	pm.ReceiveCount, _ = strconv.Atoi(m.Attributes["ApproximateReceiveCount"])
+	if src := m.Attributes["DeadLetterQueueSourceArn"]; src != "" {
+		pm.SourceQueue = nameFromURL(src)
 	}
-	if asJSON {
-		if got == nil {
-			got = []peekedMessage{}
+	if raw, ok := pm.Attributes[sdk.DiagnosticsAttribute]; ok {
+		var d sdk.Diagnostics
+		if err := json.Unmarshal([]byte(raw), &d); err != nil {
+			pm.DiagnosticsError = "invalid " + sdk.DiagnosticsAttribute + " attribute: " + err.Error()
+		} else {
+			pm.Diagnostics = &d
 		}
-		return writeJSON(stdout, got)
 	}
+	return pm
+}
+
+func printPeeked(w io.Writer, o peekOptions, got []peekedMessage, full bool) {
 	if len(got) == 0 {
-		fmt.Fprintf(stdout, "Queue %s has no visible messages.\n", nameFromURL(u))
-		return nil
+		if o.filter.empty() {
+			fmt.Fprintf(w, "Queue %s has no messages to show.\n", o.queue)
+		} else {
+			fmt.Fprintf(w, "No message in %s matches.\n", o.queue)
+		}
+		return
 	}
 	for i, m := range got {
 		if i > 0 {
-			fmt.Fprintln(stdout)
+			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(stdout, "message %s  receives %s  sent %s\n", m.MessageID, m.System["ApproximateReceiveCount"], msTime(m.System["SentTimestamp"]))
-		if src := m.System["DeadLetterQueueSourceArn"]; src != "" {
-			fmt.Fprintf(stdout, "  from %s\n", nameFromURL(src))
+		fmt.Fprintf(w, "message %s  receives %d  sent %s\n", m.MessageID, m.ReceiveCount, msTime(strconv.FormatInt(m.SentMs, 10)))
+		if m.SourceQueue != "" {
+			fmt.Fprintf(w, "  from %s\n", m.SourceQueue)
+		}
+		switch d := m.Diagnostics; {
+		case d != nil:
+			fmt.Fprintf(w, "  last error: %s\n", d.LastError)
+			fmt.Fprintf(w, "  attempts %d, source %s", d.Attempts, d.Source)
+			if !d.LastAttempt.IsZero() {
+				fmt.Fprintf(w, ", last attempt %s", d.LastAttempt.UTC().Format(time.RFC3339))
+			}
+			if d.WorkerID != "" {
+				fmt.Fprintf(w, ", worker %s", d.WorkerID)
+			}
+			fmt.Fprintln(w)
+		case m.DiagnosticsError != "":
+			fmt.Fprintf(w, "  diagnostics: %s\n", m.DiagnosticsError)
 		}
 		for _, k := range sortedKeys(m.Attributes) {
-			fmt.Fprintf(stdout, "  %s = %s\n", k, m.Attributes[k])
+			if k == sdk.DiagnosticsAttribute && m.Diagnostics != nil {
+				continue // shown parsed above
+			}
+			fmt.Fprintf(w, "  %s = %s\n", k, m.Attributes[k])
 		}
 		body := m.Body
 		if !full && len(body) > 200 {
 			body = body[:200] + "…"
+		} else if m.Truncated {
+			body += "… (cut by the admin API)"
 		}
-		fmt.Fprintf(stdout, "  %s\n", body)
+		fmt.Fprintf(w, "  %s\n", body)
 	}
-	return nil
 }
 
 func msTime(ms string) string {

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"sort"
 	"strings"
 	"testing"
@@ -115,5 +117,122 @@ func TestDLQRedriveDiagnosticsFilters(t *testing.T) {
 	}
 	if errOut := sqsCLI(t, ep, true, "dlq", "redrive", "work-dlq", "--older-than", "-1h"); !strings.Contains(errOut, "--older-than") {
 		t.Fatalf("negative --older-than: %s", errOut)
+	}
+}
+
+// TestDLQPeekAdminAPI checks `dlq peek` through the admin API: diagnostics are shown, the
+// filters and --limit/--cursor paging work, peeking counts no receive (a later SQS receive sees
+// the first one), the SQS path is taken only when nothing listens at --http-addr, and an HTTP
+// error is reported rather than hidden by that fallback.
+func TestDLQPeekAdminAPI(t *testing.T) {
+	ep := startSQSBroker(t)
+	sqsCLI(t, ep, false, "queue", "create", "work-dlq")
+	c := sqsClient(t, ep)
+	dlq := ep + "/000000000000/work-dlq"
+	now := time.Now()
+	sendDiagnosed(t, c, dlq, "timeout-old", "smtp: i/o timeout", now.Add(-2*time.Hour))
+	sendDiagnosed(t, c, dlq, "invalid-new", "invalid address", now)
+	sendDiagnosed(t, c, dlq, "refused-new", "dial: connection refused", now)
+	sendDiagnosed(t, c, dlq, "no-diagnostics", "", time.Time{})
+
+	out := sqsCLI(t, ep, false, "dlq", "peek", "work-dlq", "--match-error", "timeout|refused")
+	for _, want := range []string{"timeout-old", "refused-new", "last error: smtp: i/o timeout", "attempts 3, source work", "receives 0"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("peek --match-error: missing %q in\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "invalid-new") || strings.Contains(out, "no-diagnostics") || strings.Contains(out, sdk.DiagnosticsAttribute+" = ") {
+		t.Fatalf("peek --match-error shows too much:\n%s", out)
+	}
+	if out := sqsCLI(t, ep, false, "dlq", "peek", "work-dlq", "--match-body", "^(no|inv)"); !strings.Contains(out, "no-diagnostics") || !strings.Contains(out, "invalid-new") || strings.Contains(out, "timeout-old") {
+		t.Fatalf("peek --match-body:\n%s", out)
+	}
+	if out := sqsCLI(t, ep, false, "dlq", "peek", "work-dlq", "--match-error", "nothing"); !strings.Contains(out, "No message in work-dlq matches") {
+		t.Fatalf("peek matching nothing:\n%s", out)
+	}
+
+	// Paging: two at a time, continuing from the printed cursor, covers all four once.
+	var seen []string
+	var cursorArgs []string
+	for page := 0; ; page++ {
+		if page > 3 {
+			t.Fatalf("paging does not end: %v", seen)
+		}
+		out := sqsCLI(t, ep, false, append([]string{"dlq", "peek", "work-dlq", "--limit", "2"}, cursorArgs...)...)
+		for _, b := range []string{"timeout-old", "invalid-new", "refused-new", "no-diagnostics"} {
+			if strings.Contains(out, "  "+b+"\n") {
+				seen = append(seen, b)
+			}
+		}
+		_, cur, more := strings.Cut(out, "More messages: --cursor ")
+		if !more {
+			break
+		}
+		cursorArgs = []string{"--cursor", strings.TrimSpace(cur)}
+	}
+	if sort.Strings(seen); strings.Join(seen, ",") != "invalid-new,no-diagnostics,refused-new,timeout-old" {
+		t.Fatalf("pages showed %v", seen)
+	}
+
+	// None of that counted a receive: the API still says 0, and the first real receive is the first.
+	var peeked []peekedMessage
+	if err := json.Unmarshal([]byte(sqsCLI(t, ep, false, "dlq", "peek", "work-dlq", "--json")), &peeked); err != nil || len(peeked) != 4 {
+		t.Fatalf("peek --json: %v %v", peeked, err)
+	}
+	for _, m := range peeked {
+		if m.ReceiveCount != 0 {
+			t.Fatalf("after admin-API peeks %s shows %d receives", m.Body, m.ReceiveCount)
+		}
+	}
+	r, err := c.ReceiveMessage(context.Background(), &sqs.ReceiveMessageInput{QueueUrl: &dlq, MaxNumberOfMessages: 10,
+		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount}})
+	if err != nil || len(r.Messages) == 0 {
+		t.Fatalf("receive: %v %v", r, err)
+	}
+	for _, m := range r.Messages {
+		if n := m.Attributes["ApproximateReceiveCount"]; n != "1" {
+			t.Fatalf("the first receive of %s says ApproximateReceiveCount %s", aws.ToString(m.Body), n)
+		}
+		// Visible again for the fallback checks below.
+		if _, err := c.ChangeMessageVisibility(context.Background(), &sqs.ChangeMessageVisibilityInput{QueueUrl: &dlq, ReceiptHandle: m.ReceiptHandle}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	runPeek := func(args ...string) (int, string, string) {
+		var o, e bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		code := run(ctx, append([]string{"dlq", "peek", "work-dlq", "--sqs-endpoint", ep}, args...), &o, &e)
+		return code, o.String(), e.String()
+	}
+	// Nothing listens: auto falls back to the SQS API and says so; --via api does not.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	code, stdout, stderr := runPeek("--http-addr", dead, "--match-body", "timeout")
+	if code != 0 || !strings.Contains(stderr, "peeking through the SQS API") || !strings.Contains(stdout, "timeout-old") || !strings.Contains(stdout, "last error: smtp: i/o timeout") {
+		t.Fatalf("fallback: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if code, _, stderr := runPeek("--http-addr", dead, "--via", "api"); code == 0 || !strings.Contains(stderr, "cannot reach") {
+		t.Fatalf("--via api with nothing listening: exit %d: %s", code, stderr)
+	}
+	// Something answers with an HTTP error (the SQS listener has no /api/): no fallback.
+	if code, _, stderr := runPeek("--http-addr", strings.TrimPrefix(ep, "http://")); code == 0 || strings.Contains(stderr, "peeking through the SQS API") {
+		t.Fatalf("HTTP error: exit %d: %s", code, stderr)
+	}
+	h, _ := httpAddrOf.Load(ep)
+	if code, _, stderr := runPeek("--http-addr", h.(string), "nope"); code == 0 {
+		t.Fatalf("two queues: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := runPeek("--http-addr", h.(string), "--via", "carrier-pigeon"); code == 0 || !strings.Contains(stderr, "--via") {
+		t.Fatalf("bad --via: exit %d: %s", code, stderr)
+	}
+	var o, e bytes.Buffer
+	if code := run(context.Background(), []string{"dlq", "peek", "missing", "--http-addr", h.(string), "--sqs-endpoint", ep}, &o, &e); code == 0 || !strings.Contains(e.String(), "404") || strings.Contains(e.String(), "SQS API") {
+		t.Fatalf("unknown queue: exit %d: %s", code, e.String())
 	}
 }

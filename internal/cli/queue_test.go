@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,15 +19,19 @@ import (
 	"github.com/sluice-mq/sluice/broker"
 )
 
-// startSQSBroker starts an in-process broker serving only SQS and returns
-// its endpoint URL.
+// httpAddrOf maps the SQS endpoint of a test broker to its HTTP listener,
+// which sqsCLI passes to the commands that use the admin API.
+var httpAddrOf sync.Map
+
+// startSQSBroker starts an in-process broker serving SQS and the HTTP
+// listener (admin API) and returns its SQS endpoint URL.
 func startSQSBroker(t *testing.T) string {
 	t.Helper()
 	b, err := broker.Open(broker.Config{
 		DataDir:   t.TempDir(),
 		KafkaAddr: broker.Disabled,
 		SQSAddr:   "127.0.0.1:0",
-		HTTPAddr:  broker.Disabled,
+		HTTPAddr:  "127.0.0.1:0",
 		Logger:    slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
@@ -40,7 +45,10 @@ func startSQSBroker(t *testing.T) string {
 	if err := b.Start(); err != nil {
 		t.Fatal(err)
 	}
-	return "http://" + b.Addrs().SQS
+	ep := "http://" + b.Addrs().SQS
+	httpAddrOf.Store(ep, b.Addrs().HTTP)
+	t.Cleanup(func() { httpAddrOf.Delete(ep) })
+	return ep
 }
 
 // sluice runs a CLI command against endpoint and returns stdout; a non-zero
@@ -50,7 +58,11 @@ func sqsCLI(t *testing.T, endpoint string, wantFail bool, args ...string) string
 	var out, errOut bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	code := run(ctx, append(args, "--sqs-endpoint", endpoint), &out, &errOut)
+	full := append(append([]string{}, args...), "--sqs-endpoint", endpoint)
+	if a, ok := httpAddrOf.Load(endpoint); ok && len(args) >= 2 && args[0] == "dlq" && args[1] == "peek" {
+		full = append(full, "--http-addr", a.(string))
+	}
+	code := run(ctx, full, &out, &errOut)
 	if (code != 0) != wantFail {
 		t.Fatalf("sluice %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out.String(), errOut.String())
 	}
@@ -168,15 +180,55 @@ func TestDLQCommands(t *testing.T) {
 	if !regexpMatch(out, `work-dlq\s+standard\s+4\s+0\s+0\s+work\n`) || strings.Contains(out, "other") {
 		t.Fatalf("dlq list: %s", out)
 	}
-	var peeked []peekedMessage
-	if err := json.Unmarshal([]byte(sqsCLI(t, ep, false, "dlq", "peek", "work-dlq", "--max", "3", "--json")), &peeked); err != nil || len(peeked) != 3 {
-		t.Fatalf("peek: %v %v", peeked, err)
+	// Peek through the admin API (the default): it neither leases nor
+	// counts a receive, so two peeks see the same receive counts.
+	peekJSON := func(args ...string) []peekedMessage {
+		t.Helper()
+		var p []peekedMessage
+		if err := json.Unmarshal([]byte(sqsCLI(t, ep, false, append([]string{"dlq", "peek", "work-dlq", "--json"}, args...)...)), &p); err != nil {
+			t.Fatalf("peek %v: %v", args, err)
+		}
+		return p
 	}
-	if peeked[0].System["DeadLetterQueueSourceArn"] == "" || peeked[0].Attributes["kind"] == "" {
+	counts := func(p []peekedMessage) map[string]int {
+		m := map[string]int{}
+		for _, pm := range p {
+			m[pm.MessageID] = pm.ReceiveCount
+		}
+		return m
+	}
+	peeked := peekJSON("--max", "3")
+	if len(peeked) != 3 {
+		t.Fatalf("peek --max 3: %+v", peeked)
+	}
+	if peeked[0].SourceQueue != "work" || peeked[0].Attributes["kind"] == "" || peeked[0].System != nil {
 		t.Fatalf("peeked %+v", peeked[0])
+	}
+	before := counts(peekJSON("--max", "10"))
+	if len(before) != 4 {
+		t.Fatalf("peek of 4: %v", before)
 	}
 	if out := sqsCLI(t, ep, false, "dlq", "peek", "work-dlq"); !strings.Contains(out, "from work") || !strings.Contains(out, "kind = ") {
 		t.Fatalf("peek text: %s", out)
+	}
+	if again := counts(peekJSON()); fmt.Sprint(again) != fmt.Sprint(before) {
+		t.Fatalf("admin-API peeks changed receive counts: %v, then %v", before, again)
+	}
+	// --via sqs receives (and releases) each message: one receive more.
+	viaSQS := peekJSON("--via", "sqs")
+	if len(viaSQS) != 4 || viaSQS[0].System["DeadLetterQueueSourceArn"] == "" || viaSQS[0].SourceQueue != "work" || viaSQS[0].Attributes["kind"] == "" {
+		t.Fatalf("peek --via sqs: %+v", viaSQS)
+	}
+	for id, n := range counts(viaSQS) {
+		if n != before[id]+1 {
+			t.Fatalf("--via sqs: message %s received %d times, had %d", id, n, before[id])
+		}
+	}
+	if after := counts(peekJSON()); fmt.Sprint(after) != fmt.Sprint(counts(viaSQS)) {
+		t.Fatalf("after --via sqs the admin API shows %v, want %v", after, counts(viaSQS))
+	}
+	if out := sqsCLI(t, ep, false, "dlq", "peek", "work-dlq", "--via", "sqs", "--match-attr", "kind=keep"); strings.Count(out, "kind = keep") != 2 || strings.Contains(out, "kind = retry") {
+		t.Fatalf("peek --via sqs --match-attr: %s", out)
 	}
 	// Peeking put everything back.
 	if n := attr(t, c, dlq, "ApproximateNumberOfMessages"); n != "4" {

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -53,9 +52,8 @@ type overview struct {
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("status", "sluice status [--http-addr HOST:PORT] [--token T | --basic USER:PASS] [--json]", stderr)
-	addr := fs.String("http-addr", envOr("SLUICE_HTTP_ADDR", "127.0.0.1:9080"), "the broker's HTTP listener, host:port or URL (env SLUICE_HTTP_ADDR)")
-	token := fs.String("token", os.Getenv("SLUICE_HTTP_TOKEN"), "bearer token when the broker sets http.auth.token (env SLUICE_HTTP_TOKEN)")
-	basic := fs.String("basic", os.Getenv("SLUICE_HTTP_BASIC"), "user:password when the broker sets http.auth.basic (env SLUICE_HTTP_BASIC)")
+	var conn httpFlags
+	conn.register(fs)
 	asJSON := fs.Bool("json", false, "print the overview as JSON")
 	timeout := fs.Duration("timeout", 10*time.Second, "request timeout")
 	pos, err := parseArgs(fs, args)
@@ -65,44 +63,11 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(pos) > 0 {
 		return fmt.Errorf("cli: status: unexpected argument %q", pos[0])
 	}
-	base := strings.TrimRight(*addr, "/")
-	if !strings.Contains(base, "://") {
-		base = "http://" + base
-	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/overview", nil)
+	body, err := conn.get(ctx, "status", "/api/overview", nil)
 	if err != nil {
-		return fmt.Errorf("cli: status: %w", err)
-	}
-	switch {
-	case *token != "":
-		req.Header.Set("Authorization", "Bearer "+*token)
-	case *basic != "":
-		u, p, _ := strings.Cut(*basic, ":")
-		req.SetBasicAuth(u, p)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("cli: status: cannot reach the broker's HTTP listener at %s (is it running? --http-addr): %w", base, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("cli: status: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error struct{ Message string } `json:"error"`
-		}
-		msg := strings.TrimSpace(string(body))
-		if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
-			msg = e.Error.Message
-		}
-		if resp.StatusCode == http.StatusUnauthorized {
-			msg += " (pass --token or --basic)"
-		}
-		return fmt.Errorf("cli: status: %s: %s", resp.Status, msg)
+		return err
 	}
 	if *asJSON {
 		_, err := stdout.Write(body)
@@ -110,7 +75,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	var o overview
 	if err := json.Unmarshal(body, &o); err != nil {
-		return fmt.Errorf("cli: status: unexpected answer from %s: %w", base, err)
+		return fmt.Errorf("cli: status: unexpected answer from %s: %w", conn.base(), err)
 	}
 	printOverview(stdout, &o)
 	return nil
