@@ -220,8 +220,10 @@ check_sqs_sluice_cli() {
 	grep -q "compat-scli-dlq-$RUN .* 4 " "$L/list.log" || fail "sluice queue list does not show 4 visible messages in the DLQ" "$L/list.log"
 	logged dlqs "$bin" dlq list "${s[@]}"
 	grep -q "compat-scli-dlq-$RUN.*compat-scli-$RUN" "$L/dlqs.log" || fail "sluice dlq list does not show the DLQ and its source" "$L/dlqs.log"
-	logged peek "$bin" dlq peek "compat-scli-dlq-$RUN" --max 10 --json "${s[@]}"
+	# dlq peek reads through the broker's admin API, which leases nothing.
+	logged peek "$bin" dlq peek "compat-scli-dlq-$RUN" --max 10 --json --http-addr "${HTTP_ADDR:-127.0.0.1:9080}" "${s[@]}"
 	[ "$(jget "$L/peek.log" 'len(d)')" = 4 ] || fail "sluice dlq peek shows $(jget "$L/peek.log" 'len(d)') messages, want 4" "$L/peek.log"
+	[ "$(jget "$L/peek.log" 'sum(m["receive_count"] for m in d)')" = 0 ] || fail "sluice dlq peek raised receive counts" "$L/peek.log"
 	logged dry "$bin" dlq redrive "compat-scli-dlq-$RUN" --match-attr kind=retry --dry-run "${s[@]}"
 	grep -q "2 of 4 messages scanned .* match" "$L/dry.log" || fail "dry run did not count 2 of 4" "$L/dry.log"
 	logged redrive "$bin" dlq redrive "compat-scli-dlq-$RUN" --match-body 'job [13]' --match-attr kind=retry --rate 50 "${s[@]}"
