@@ -430,13 +430,11 @@ func startBenchReporter(w io.Writer, every time.Duration, line func(time.Duratio
 
 // ensureTopic creates topic with partitions unless it exists.
 func ensureTopic(ctx context.Context, conn *connFlags, topic string, partitions int32, stderr io.Writer) error {
-	adm, cl, err := conn.newAdmin()
+	ctx, adm, done, err := conn.adminSession(ctx)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, conn.timeout)
-	defer cancel()
+	defer done()
 	details, err := adm.ListTopics(ctx, topic)
 	if err != nil {
 		return fmt.Errorf("cli: bench: %w", err)

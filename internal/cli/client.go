@@ -6,6 +6,7 @@ package cli
 // Kafka-named settings such as acks and compression.
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -107,6 +108,17 @@ func (c *connFlags) newAdmin() (*kadm.Client, *kgo.Client, error) {
 		adm.SetTimeoutMillis(int32(min(c.timeout.Milliseconds(), 1<<31-1)))
 	}
 	return adm, cl, nil
+}
+
+// adminSession is the preamble of every admin command: an admin client and
+// a context bounded by --timeout. done closes both.
+func (c *connFlags) adminSession(ctx context.Context) (context.Context, *kadm.Client, func(), error) {
+	adm, cl, err := c.newAdmin()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	return ctx, adm, func() { cancel(); cl.Close() }, nil
 }
 
 // newFlagSet returns a flag set that reports to stderr and returns errors

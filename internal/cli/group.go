@@ -94,13 +94,11 @@ func groupList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(pos) != 0 {
 		return fmt.Errorf("cli: group list: unexpected argument %q", pos[0])
 	}
-	adm, cl, err := conn.newAdmin()
+	ctx, adm, done, err := conn.adminSession(ctx)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, conn.timeout)
-	defer cancel()
+	defer done()
 	listed, err := adm.ListGroups(ctx, states...)
 	if err != nil {
 		return fmt.Errorf("cli: group list: %w", err)
@@ -180,13 +178,11 @@ func groupDescribe(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fs.Usage()
 		return errors.New("cli: group describe: want at least one group")
 	}
-	adm, cl, err := conn.newAdmin()
+	ctx, adm, done, err := conn.adminSession(ctx)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, conn.timeout)
-	defer cancel()
+	defer done()
 	lags, err := adm.Lag(ctx, pos...)
 	if err != nil {
 		return fmt.Errorf("cli: group describe: %w", err)
@@ -319,13 +315,11 @@ func groupDelete(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fs.Usage()
 		return errors.New("cli: group delete: want at least one group")
 	}
-	adm, cl, err := conn.newAdmin()
+	ctx, adm, done, err := conn.adminSession(ctx)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, conn.timeout)
-	defer cancel()
+	defer done()
 	res, err := adm.DeleteGroups(ctx, pos...)
 	if err != nil {
 		return fmt.Errorf("cli: group delete: %w", err)

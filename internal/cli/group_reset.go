@@ -157,13 +157,11 @@ func groupResetOffsets(ctx context.Context, args []string, stdout, stderr io.Wri
 	if !dryRun && !execute {
 		fmt.Fprintln(stderr, "WARN: No action will be performed as the --execute option is missing. Showing the new offsets (--dry-run).")
 	}
-	adm, cl, err := conn.newAdmin()
+	ctx, adm, done, err := conn.adminSession(ctx)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, conn.timeout)
-	defer cancel()
+	defer done()
 
 	described, err := adm.DescribeGroups(ctx, groupID)
 	if err != nil {

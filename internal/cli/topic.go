@@ -127,13 +127,11 @@ func topicCreate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		cfgPtrs[k] = kadm.StringPtr(v)
 	}
 
-	adm, cl, err := conn.newAdmin()
+	ctx, adm, done, err := conn.adminSession(ctx)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, conn.timeout)
-	defer cancel()
+	defer done()
 
 	var resps kadm.CreateTopicResponses
 	if validateOnly {
@@ -209,13 +207,11 @@ func topicList(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(pos) != 0 {
 		return fmt.Errorf("cli: topic list: unexpected argument %q", pos[0])
 	}
-	adm, cl, err := conn.newAdmin()
+	ctx, adm, done, err := conn.adminSession(ctx)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, conn.timeout)
-	defer cancel()
+	defer done()
 
 	var details kadm.TopicDetails
 	if internal {
@@ -314,13 +310,11 @@ func topicDescribe(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fs.Usage()
 		return errors.New("cli: topic describe: want at least one topic name")
 	}
-	adm, cl, err := conn.newAdmin()
+	ctx, adm, done, err := conn.adminSession(ctx)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, conn.timeout)
-	defer cancel()
+	defer done()
 
 	details, err := adm.ListTopicsWithInternal(ctx, names...)
 	if err != nil {
@@ -496,13 +490,11 @@ func topicAlter(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		ops = append(ops, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
 	}
 
-	adm, cl, err := conn.newAdmin()
+	ctx, adm, closeAdmin, err := conn.adminSession(ctx)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, conn.timeout)
-	defer cancel()
+	defer closeAdmin()
 
 	var done []string
 	if len(ops) > 0 {
@@ -664,13 +656,11 @@ func topicDelete(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fs.Usage()
 		return errors.New("cli: topic delete: want at least one topic name")
 	}
-	adm, cl, err := conn.newAdmin()
+	ctx, adm, done, err := conn.adminSession(ctx)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, conn.timeout)
-	defer cancel()
+	defer done()
 
 	resps, err := adm.DeleteTopics(ctx, names...)
 	if err != nil {
